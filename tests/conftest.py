@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client
+
+from tests.factories import make_campaign
+
+
+@pytest.fixture
+def roles(db: None) -> None:
+    call_command("setup_roles", verbosity=0)
+
+
+@pytest.fixture
+def operator(roles: None) -> User:
+    from django.contrib.auth.models import Group
+
+    user = User.objects.create_user("op", password="op-password-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Operators"))
+    return user
+
+
+@pytest.fixture
+def auditor(roles: None) -> User:
+    from django.contrib.auth.models import Group
+
+    user = User.objects.create_user("aud", password="aud-password-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Auditors"))
+    return user
+
+
+@pytest.fixture
+def operator_client(operator: User) -> Client:
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def auditor_client(auditor: User) -> Client:
+    client = Client()
+    client.force_login(auditor)
+    return client
+
+
+@pytest.fixture
+def campaign(db: None):  # type: ignore[no-untyped-def]
+    return make_campaign()
