@@ -20,7 +20,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = Env()
 # A local .env file is a convenience for development; real deployments set the environment.
-env.read_env(str(BASE_DIR / ".env"), recurse=False)
+# Variables already in the environment win over the file.
+env.read_env(env.str("BLASTADMIN_ENV_FILE", str(BASE_DIR / ".env")), recurse=False)
 
 DEBUG: bool = env.bool("DEBUG", False)
 
