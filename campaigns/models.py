@@ -155,6 +155,16 @@ class Recipient(models.Model):
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
+    # The run that last claimed this recipient: how a crashed run finds its in-flight rows.
+    batch_run = models.ForeignKey(
+        "BatchRun",
+        verbose_name=_("last batch run"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -239,6 +249,13 @@ class BatchRun(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
     end_reason = models.TextField(_("reason it ended"), blank=True)
+    # One worker drives a run at a time: it holds the lease and renews it with the heartbeat.
+    lease_owner = models.CharField(_("lease owner"), max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
+    # Grows while WhatsApp answers with rate-limit codes, shrinks back when they stop.
+    current_delay_seconds = models.FloatField(_("current delay (s)"), null=True, blank=True)
+    avg_batch_seconds = models.FloatField(_("average batch time (s)"), null=True, blank=True)
+    next_batch_at = models.DateTimeField(_("next batch at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("batch run")
@@ -274,6 +291,20 @@ class BatchRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+
+class SenderThrottle(models.Model):
+    """The shared send budget of one WhatsApp phone-number id, across all runs and workers."""
+
+    phone_number_id = models.CharField(_("phone-number id"), max_length=64, unique=True)
+    next_free_at = models.DateTimeField(_("next free send slot"))
+
+    class Meta:
+        verbose_name = _("sender throttle")
+        verbose_name_plural = _("sender throttles")
+
+    def __str__(self) -> str:
+        return self.phone_number_id
 
 
 class BatchRunLog(models.Model):
