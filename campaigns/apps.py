@@ -7,3 +7,6 @@ class CampaignsConfig(AppConfig):
     label = "campaigns"
     verbose_name = _("WhatsApp campaigns")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from campaigns import signals  # noqa: F401  (connects the django-q2 hooks)

@@ -38,6 +38,14 @@ class Campaign(models.Model):
             " same name override these."
         ),
     )
+    named_parameters = models.BooleanField(
+        _("template uses named parameters"),
+        default=False,
+        help_text=_(
+            "Off: the template has positional placeholders ({{1}}, {{2}} …) filled in the order"
+            " above. On: it has named placeholders, sent with their parameter names."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
     )
@@ -322,6 +330,10 @@ class BatchRunLog(models.Model):
     level = models.CharField(_("level"), max_length=8, choices=Level.choices, default=Level.INFO)
     batch_number = models.PositiveIntegerField(_("batch"), null=True, blank=True)
     message = models.TextField(_("message"))
+    # Set on the one summary line each batch writes: the progress chart, rate and ETA use them.
+    batch_sent = models.PositiveIntegerField(_("sent in batch"), null=True, blank=True)
+    batch_failed = models.PositiveIntegerField(_("failed in batch"), null=True, blank=True)
+    batch_seconds = models.FloatField(_("batch duration (s)"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("activity log entry")

@@ -48,3 +48,23 @@ def auditor_client(auditor: User) -> Client:
 @pytest.fixture
 def campaign(db: None):  # type: ignore[no-untyped-def]
     return make_campaign()
+
+
+@pytest.fixture
+def sandbox():  # type: ignore[no-untyped-def]
+    """A WhatsApp Cloud API sandbox on a free local port, answering over real HTTP."""
+    from campaigns.whatsapp.sandbox import SandboxConfig, start_sandbox
+
+    server = start_sandbox(config=SandboxConfig.from_settings(throughput_per_second=0))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def whatsapp(sandbox):  # type: ignore[no-untyped-def]
+    """A real Cloud API client pointed at the sandbox, with short timeouts."""
+    from campaigns.whatsapp.client import WhatsAppClient
+
+    client = WhatsAppClient(base_url=sandbox.url, connect_timeout=2, read_timeout=2)
+    yield client
+    client.close()
