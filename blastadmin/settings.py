@@ -162,6 +162,32 @@ if WHATSAPP_PHONE_NUMBER_ID and not WHATSAPP_PHONE_NUMBER_ID.isdigit():
 WHATSAPP_ACCESS_TOKEN: str = env.str("WHATSAPP_ACCESS_TOKEN", "")
 WHATSAPP_APP_SECRET: str = env.str("WHATSAPP_APP_SECRET", "")
 WHATSAPP_WEBHOOK_VERIFY_TOKEN: str = env.str("WHATSAPP_WEBHOOK_VERIFY_TOKEN", "")
+# Per message: seconds to open the connection, then seconds to wait for Meta's answer. A read
+# timeout leaves the message in doubt, so keep it well above Meta's usual sub-second latency.
+WHATSAPP_CONNECT_TIMEOUT_SECONDS: float = env.float("WHATSAPP_CONNECT_TIMEOUT_SECONDS", 5.0)
+WHATSAPP_READ_TIMEOUT_SECONDS: float = env.float("WHATSAPP_READ_TIMEOUT_SECONDS", 10.0)
+for _name, _timeout in (
+    ("WHATSAPP_CONNECT_TIMEOUT_SECONDS", WHATSAPP_CONNECT_TIMEOUT_SECONDS),
+    ("WHATSAPP_READ_TIMEOUT_SECONDS", WHATSAPP_READ_TIMEOUT_SECONDS),
+):
+    if not 0 < _timeout <= 300:
+        raise ImproperlyConfigured(f"{_name} must be between 0 and 300 seconds (got {_timeout}).")
+# Messages per second per sender phone-number ID: Meta's default is 80, up to 1,000 after
+# an upgrade (20 for numbers shared with the WhatsApp Business app). The local sandbox
+# enforces the same figure by default.
+WHATSAPP_THROUGHPUT_PER_SECOND: int = env.int("WHATSAPP_THROUGHPUT_PER_SECOND", 80)
+if not 1 <= WHATSAPP_THROUGHPUT_PER_SECOND <= 10_000:
+    raise ImproperlyConfigured(
+        "WHATSAPP_THROUGHPUT_PER_SECOND must be between 1 and 10000 messages per second "
+        f"(got {WHATSAPP_THROUGHPUT_PER_SECOND})."
+    )
+# Keep-alive connections a WhatsApp client keeps open; at least the number of messages it
+# sends at once (the largest batch is 50).
+WHATSAPP_HTTP_POOL_SIZE: int = env.int("WHATSAPP_HTTP_POOL_SIZE", 64)
+if WHATSAPP_HTTP_POOL_SIZE < 1:
+    raise ImproperlyConfigured(
+        f"WHATSAPP_HTTP_POOL_SIZE must be at least 1 (got {WHATSAPP_HTTP_POOL_SIZE})."
+    )
 
 # --- Recipients and import ------------------------------------------------------------------
 DEFAULT_PHONE_REGION: str = env.str("DEFAULT_PHONE_REGION", "ID").upper()
@@ -177,6 +203,28 @@ if IMPORT_MAX_FILE_BYTES <= 0:
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# --- The sending engine ---------------------------------------------------------------------
+# (The shared cap per sender is WHATSAPP_THROUGHPUT_PER_SECOND, above.)
+# A run stops itself when more than this share of its last attempts failed.
+SENDING_FAILURE_WINDOW: int = env.int("SENDING_FAILURE_WINDOW", 20)
+SENDING_FAILURE_THRESHOLD: float = env.float("SENDING_FAILURE_THRESHOLD", 0.5)
+if SENDING_FAILURE_WINDOW < 1 or not 0 < SENDING_FAILURE_THRESHOLD <= 1:
+    raise ImproperlyConfigured(
+        "SENDING_FAILURE_WINDOW must be ≥ 1 and SENDING_FAILURE_THRESHOLD in (0, 1]."
+    )
+# Upper bound of the delay between batches while WhatsApp keeps answering rate-limit codes.
+SENDING_MAX_DELAY_SECONDS: int = env.int("SENDING_MAX_DELAY_SECONDS", 300)
+# One task drives a run for at most this long, then hands over to a continuation task;
+# it must stay well under the django-q2 timeout (a batch's HTTP time and a sleep may follow).
+SENDING_SLICE_SECONDS: int = env.int("SENDING_SLICE_SECONDS", 60)  # checked below, with Q_CLUSTER
+# A worker renews its lease on a run every heartbeat; a lease not renewed expires.
+SENDING_HEARTBEAT_SECONDS: float = 2.0
+SENDING_LEASE_SECONDS: float = 15.0
+# How often a driving worker looks for a stop request (stop takes effect within a second).
+SENDING_STOP_POLL_SECONDS: float = 0.25
+# The admin says "Worker not responding" after this long without a heartbeat.
+SENDING_WORKER_STALE_SECONDS: int = 60
+
 # --- django-q2 ------------------------------------------------------------------------------
 REDIS_URL: str = env.str("REDIS_URL", "")
 Q_WORKERS: int = env.int("Q_WORKERS", 2)
@@ -185,6 +233,12 @@ if Q_WORKERS < 1:
 # See ../shared/reference/django-q2-notes.md: a finite timeout, a retry well above it, a finite
 # number of attempts, and one task fetched at a time so nothing sits prefetched with a lock.
 Q_TASK_TIMEOUT_SECONDS = 120
+# A slice, plus the batch in hand and the end of a pause, must finish well before the timeout.
+if not 1 <= SENDING_SLICE_SECONDS <= Q_TASK_TIMEOUT_SECONDS // 2:
+    raise ImproperlyConfigured(
+        f"SENDING_SLICE_SECONDS must be between 1 and {Q_TASK_TIMEOUT_SECONDS // 2} seconds "
+        f"(got {SENDING_SLICE_SECONDS})."
+    )
 Q_CLUSTER: dict[str, Any] = {
     "name": "blastadmin",
     "workers": Q_WORKERS,
