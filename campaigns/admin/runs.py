@@ -1,0 +1,164 @@
+"""Batch runs and their activity log: read-only for everybody (the engine writes them)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from campaigns.admin.base import StrictActionsMixin
+from campaigns.models import BatchRun, BatchRunLog
+
+# The run page shows the newest entries; the full log is one click away.
+ACTIVITY_LOG_ON_PAGE = 200
+END_REASON_IN_LIST = 80
+
+
+class ReadOnlyAdmin(StrictActionsMixin, admin.ModelAdmin):
+    """Viewable with the view permission; nobody, superusers included, adds, edits or deletes."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def format_duration(duration: timedelta | None) -> str:
+    """``1:02:03`` (no microseconds); empty when unknown."""
+    if duration is None:
+        return ""
+    return str(timedelta(seconds=int(duration.total_seconds())))
+
+
+def run_duration(run: BatchRun) -> timedelta | None:
+    """How long the run took, or has taken so far if it is still active."""
+    if run.started_at is None:
+        return None
+    end = run.finished_at or (timezone.now() if run.is_active else None)
+    return end - run.started_at if end is not None else None
+
+
+@admin.register(BatchRun)
+class BatchRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "run",
+        "campaign",
+        "started_by",
+        "created_at",
+        "batch_size",
+        "delay_seconds",
+        "max_retries",
+        "status",
+        "sent_count",
+        "failed_count",
+        "duration",
+        "short_end_reason",
+    )
+    list_display_links = ("run",)
+    list_filter = ("status", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("campaign__name",)
+    list_select_related = ("campaign", "started_by")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "campaign",
+                    "status",
+                    "started_by",
+                    "stopped_by",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "heartbeat_at",
+                    "duration",
+                    "end_reason",
+                )
+            },
+        ),
+        (gettext_lazy("Configuration"), {"fields": ("batch_size", "delay_seconds", "max_retries")}),
+        (
+            gettext_lazy("Counts"),
+            {
+                "fields": (
+                    "total_count",
+                    "sent_count",
+                    "failed_count",
+                    "retried_count",
+                    "in_doubt_count",
+                    "batches_done",
+                )
+            },
+        ),
+        (gettext_lazy("Activity log"), {"fields": ("activity_log",)}),
+    )
+    readonly_fields = ("duration", "activity_log")
+
+    @admin.display(description=gettext_lazy("run"), ordering="id")
+    def run(self, obj: BatchRun) -> str:
+        return f"#{obj.pk}"
+
+    @admin.display(description=gettext_lazy("duration"))
+    def duration(self, obj: BatchRun) -> str:
+        return format_duration(run_duration(obj))
+
+    @admin.display(description=gettext_lazy("reason it ended"))
+    def short_end_reason(self, obj: BatchRun) -> str:
+        return Truncator(obj.end_reason).chars(END_REASON_IN_LIST)
+
+    @admin.display(description=gettext_lazy("activity log"))
+    def activity_log(self, obj: BatchRun) -> str:
+        entries = list(obj.logs.order_by("-id")[:ACTIVITY_LOG_ON_PAGE])
+        full_log_url = (
+            reverse("admin:campaigns_batchrunlog_changelist")
+            + "?"
+            + urlencode({"run__id__exact": obj.pk})
+        )
+        if not entries:
+            return _("No activity yet.")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    localize(timezone.localtime(entry.created_at)),
+                    entry.get_level_display(),
+                    entry.batch_number if entry.batch_number is not None else "",
+                    entry.message,
+                )
+                for entry in entries
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            '<tbody>{}</tbody></table><p><a href="{}">{}</a></p>',
+            _("time"),
+            _("level"),
+            _("batch"),
+            _("message"),
+            rows,
+            full_log_url,
+            _("Full activity log of this run (newest first)"),
+        )
+
+
+@admin.register(BatchRunLog)
+class BatchRunLogAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "run", "level", "batch_number", "message")
+    list_filter = ("level",)
+    search_fields = ("message",)
+    list_select_related = ("run", "run__campaign")
