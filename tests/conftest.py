@@ -8,6 +8,12 @@ from django.test import Client
 from tests.factories import make_campaign
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):  # type: ignore[no-untyped-def]
+    """Tests create many users; a real password hash costs ~0.3 s each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def roles(db: None) -> None:
     call_command("setup_roles", verbosity=0)
