@@ -254,6 +254,8 @@ def _loop(
         _remember_pace(run, delay=delay, batch_seconds=elapsed)
         if on_batch is not None:
             on_batch(run)
+        if not _anything_pending(campaign.pk):
+            continue  # no pause after the last batch: the next claim finds nothing and ends
         if _pause(watcher, delay, deadline):
             return _after_pause(run, watcher, hand_over)
 
@@ -302,6 +304,13 @@ def _invalid_parameters(message: str) -> SendResult:
         outcome=Outcome.FATAL,
         hint=_("%(e)s — check the campaign's template parameters") % {"e": message},
     )
+
+
+def _anything_pending(campaign_id: int) -> bool:
+    """Whether any recipient is still pending (due now or later); one index lookup."""
+    return Recipient.objects.filter(
+        campaign_id=campaign_id, status=Recipient.Status.PENDING
+    ).exists()
 
 
 def _seconds_until_next_retry(campaign_id: int) -> float | None:

@@ -27,7 +27,10 @@ class RunAlreadyActive(BatchRunError):
 class CampaignNotRunnable(BatchRunError):
     def __init__(self, status_label: str) -> None:
         super().__init__(
-            _("Only campaigns in draft, sending or failed can be sent; this one is %(status)s.")
+            _(
+                "Only campaigns in draft, sending, completed or failed can be sent; "
+                "this one is %(status)s."
+            )
             % {"status": status_label}
         )
 

@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -112,7 +113,23 @@ def owner_is_dead_here(owner: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(int(pid_text))
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed worker that nobody has reaped yet still answers signal 0, but is dead.
+
+    That happens whenever the whole cluster is killed: the workers are re-parented to PID 1,
+    which reaps late (or, in a container without an init, never).
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return Path("/proc/self/stat").exists()  # gone since signal 0; no /proc: don't know
+    except OSError:
+        return False
+    # The state follows the command name in parentheses, which may itself hold spaces.
+    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
 
 
 def recover_orphaned_runs() -> list[int]:

@@ -42,9 +42,12 @@ from campaigns.sending.exceptions import (
 
 Actor = AbstractBaseUser | AnonymousUser | None
 
+# A completed campaign may get new pending recipients (an import, "send again"): it can run
+# again, and with nothing pending it gets the clear "No pending recipients" answer.
 RUNNABLE_CAMPAIGN_STATUSES = (
     Campaign.Status.DRAFT,
     Campaign.Status.SENDING,
+    Campaign.Status.COMPLETED,
     Campaign.Status.FAILED,
 )
 
