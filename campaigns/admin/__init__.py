@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from campaigns.admin import suppression, webhooks  # noqa: F401  (they register their admins)
 from campaigns.admin.auditlog import AuditLogAdmin
 from campaigns.admin.campaign import CampaignAdmin
 from campaigns.admin.recipient import RecipientAdmin

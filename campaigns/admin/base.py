@@ -27,6 +27,13 @@ class StrictActionsMixin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
+class RunBatchPermissionMixin(admin.ModelAdmin):
+    """Lets admin actions declare ``permissions=["run_batch"]``."""
+
+    def has_run_batch_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("campaigns.run_batch")
+
+
 def form_changes(form: forms.ModelForm) -> dict[str, dict[str, Any]]:
     """``{field: {"from": old, "to": new}}`` for every field the form changed (for audit rows)."""
     return {

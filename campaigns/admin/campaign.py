@@ -6,21 +6,28 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    QueryDict,
+)
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from campaigns.admin import operations
-from campaigns.admin.base import StrictActionsMixin, form_changes
+from campaigns.admin import batch_views, operations
+from campaigns.admin.base import RunBatchPermissionMixin, StrictActionsMixin, form_changes
 from campaigns.admin.forms import CampaignAdminForm
 from campaigns.models import BatchRun, BatchRunLog, Campaign, Recipient
 from campaigns.paginators import KnownCountPaginator
+from campaigns.sending.exceptions import NoPendingRecipients
 from campaigns.stats import COUNTER_FIELDS
 
 RECIPIENTS_PER_PAGE = 50
@@ -106,8 +113,9 @@ def recipients_section(*, campaign: Campaign, params: QueryDict) -> dict[str, An
 
 
 @admin.register(Campaign)
-class CampaignAdmin(StrictActionsMixin, admin.ModelAdmin):
+class CampaignAdmin(RunBatchPermissionMixin, StrictActionsMixin, admin.ModelAdmin):
     form = CampaignAdminForm
+    actions = ["send_batch_manually"]
     list_display = (
         "name",
         "status",
@@ -221,6 +229,7 @@ class CampaignAdmin(StrictActionsMixin, admin.ModelAdmin):
             context["can_export_recipients"] = user.has_perm("campaigns.export_recipients")
             if user.has_perm("campaigns.view_recipient"):
                 context.update(recipients_section(campaign=obj, params=request.GET))
+            context.update(batch_views.campaign_page_context(request=request, campaign=obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- import and export (the views are engineer A's campaigns.admin_import_export) -----
@@ -228,6 +237,16 @@ class CampaignAdmin(StrictActionsMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
+            path(
+                "batch-guide/",
+                wrap(self.batch_guide_view),
+                name="{}_{}_batch_guide".format(*info),
+            ),
+            path(
+                "<path:object_id>/send-batch/",
+                wrap(self.send_batch_view),
+                name="{}_{}_send_batch".format(*info),
+            ),
             path(
                 "<path:object_id>/import/",
                 wrap(self.import_view),
@@ -255,3 +274,41 @@ class CampaignAdmin(StrictActionsMixin, admin.ModelAdmin):
         from campaigns.admin_import_export import export_recipients_view
 
         return export_recipients_view(self, request, object_id)
+
+    # --- Manual Batch Processing (the pages are in campaigns.admin.batch_views) -----------
+    @admin.action(permissions=["run_batch"], description=gettext_lazy("Send Batch Manually"))
+    def send_batch_manually(
+        self, request: HttpRequest, queryset: QuerySet[Campaign]
+    ) -> HttpResponseBase | None:
+        """Open the configuration page of exactly one campaign that can be sent."""
+        selected = list(queryset[:2])
+        if len(selected) != 1:
+            self.message_user(
+                request,
+                _("Select exactly one campaign to send a batch manually."),
+                messages.ERROR,
+            )
+            return None
+        campaign = selected[0]
+        refusal = batch_views.status_refusal(campaign)
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            return None
+        active = batch_views.active_run_of(campaign)
+        if active is not None:
+            self.message_user(
+                request,
+                _("A batch run is already active for this campaign — here is its progress."),
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(batch_views.progress_url(active))
+        if campaign.pending_count == 0:
+            self.message_user(request, str(NoPendingRecipients()), messages.ERROR)
+            return None
+        return HttpResponseRedirect(batch_views.config_url(campaign))
+
+    def send_batch_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        return batch_views.send_batch_view(self, request, object_id)
+
+    def batch_guide_view(self, request: HttpRequest) -> HttpResponseBase:
+        return batch_views.guide_view(request)

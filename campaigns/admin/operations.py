@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from campaigns import stats
 from campaigns.audit import record
 from campaigns.models import Campaign, Recipient
+from campaigns.whatsapp.errors import Outcome, classify
 
 Actor = AbstractBaseUser | AnonymousUser
 
@@ -196,3 +198,130 @@ def delete_recipients(
             counts = Counter(row["status"] for row in campaign_rows)
             stats.shift(campaign_id, {status: -n for status, n in counts.items()})
     return len(rows)
+
+
+# --- Failed recipients back to pending -----------------------------------------------------
+RETRYABLE_OUTCOMES = (Outcome.RETRY_LATER, Outcome.RETRY_RECIPIENT_LATER)
+# How many phone numbers an audit row lists (the count is always exact).
+AUDITED_RECIPIENTS_MAX = 500
+
+
+def is_retryable_failure(*, error_code: int | None, http_status: int | None) -> bool:
+    """Whether a recipient's last error is one a later attempt may overcome.
+
+    Decided by the one classification of Cloud API errors (campaigns.whatsapp.errors).
+    """
+    return classify(code=error_code, http_status=http_status).outcome in RETRYABLE_OUTCOMES
+
+
+@dataclass(frozen=True)
+class FailedSelection:
+    """The failed recipients among a selection, split by whether their error is retryable."""
+
+    retryable: int
+    permanent: int
+    permanent_by_code: list[tuple[int | None, int]]
+
+    @property
+    def total(self) -> int:
+        return self.retryable + self.permanent
+
+
+def summarise_failed(recipients: QuerySet[Recipient]) -> FailedSelection:
+    """Count the selection's failed recipients by retryability, grouped by error (no row scan)."""
+    groups = (
+        recipients.filter(status=Recipient.Status.FAILED)
+        .order_by()
+        .values_list("error_code", "error_http_status")
+        .annotate(n=Count("pk"))
+    )
+    retryable = 0
+    permanent: Counter[int | None] = Counter()
+    for code, http_status, n in groups:
+        if is_retryable_failure(error_code=code, http_status=http_status):
+            retryable += n
+        else:
+            permanent[code] += n
+    return FailedSelection(
+        retryable=retryable,
+        permanent=sum(permanent.values()),
+        permanent_by_code=sorted(permanent.items(), key=lambda item: -item[1]),
+    )
+
+
+@dataclass(frozen=True)
+class RetryFailedResult:
+    retried: int
+    permanent_retried: int
+    permanent_left: int
+
+
+def retry_failed(
+    *,
+    recipients: QuerySet[Recipient],
+    force: bool,
+    actor: Actor,
+    request: HttpRequest | None = None,
+) -> RetryFailedResult:
+    """Put the selection's failed recipients whose last error is retryable back to pending.
+
+    With ``force`` the permanently failed ones go back too (the operator decided so). The
+    next run sends them; ``attempts`` keeps counting real attempts, so each of them gets at
+    least one more. Counters move and one audit row per campaign is written in the same
+    transaction; a completed campaign that has something to send again goes back to sending.
+    """
+    with transaction.atomic():
+        rows = list(
+            Recipient.objects.select_for_update()
+            .filter(
+                pk__in=recipients.filter(status=Recipient.Status.FAILED).values("pk"),
+                status=Recipient.Status.FAILED,
+            )
+            .order_by("pk")
+            .values_list("pk", "campaign_id", "phone_number", "error_code", "error_http_status")
+        )
+        chosen: dict[int, list[tuple[int, str, int | None, bool]]] = defaultdict(list)
+        permanent_left = 0
+        for pk, campaign_id, phone, code, http_status in rows:
+            retryable = is_retryable_failure(error_code=code, http_status=http_status)
+            if retryable or force:
+                chosen[campaign_id].append((pk, phone, code, retryable))
+            else:
+                permanent_left += 1
+        campaigns = Campaign.objects.in_bulk(list(chosen))
+        retried = permanent_retried = 0
+        for campaign_id, picked in chosen.items():
+            moved = Recipient.objects.filter(
+                pk__in=[pk for pk, _phone, _code, _r in picked], status=Recipient.Status.FAILED
+            ).update(status=Recipient.Status.PENDING, failed_at=None, next_attempt_at=None)
+            stats.move(
+                campaign_id,
+                from_status=Recipient.Status.FAILED,
+                to_status=Recipient.Status.PENDING,
+                count=moved,
+            )
+            Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.COMPLETED).update(
+                status=Campaign.Status.SENDING, completed_at=None
+            )
+            forced_here = sum(1 for *_rest, retryable in picked if not retryable)
+            retried += moved
+            permanent_retried += forced_here
+            record(
+                action="recipients.retry_failed",
+                actor=actor,
+                obj=campaigns.get(campaign_id),
+                details={
+                    "campaign_id": campaign_id,
+                    "count": moved,
+                    "force": force,
+                    "permanent_included": forced_here,
+                    "by_error_code": Counter(
+                        "none" if code is None else str(code) for _pk, _p, code, _r in picked
+                    ),
+                    "recipients": [phone for _pk, phone, _c, _r in picked][:AUDITED_RECIPIENTS_MAX],
+                },
+                request=request,
+            )
+    return RetryFailedResult(
+        retried=retried, permanent_retried=permanent_retried, permanent_left=permanent_left
+    )

@@ -5,19 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.admin import operations
-from campaigns.admin.base import StrictActionsMixin, form_changes
+from campaigns.admin.base import RunBatchPermissionMixin, StrictActionsMixin, form_changes
 from campaigns.admin.forms import RecipientAdminForm
 from campaigns.models import Recipient
 from campaigns.paginators import KnownCountPaginator, recipient_changelist_count
 from campaigns.phones import InvalidPhoneNumber, normalise_phone
+from campaigns.sending.runs import InDoubtResolution, resolve_in_doubt
+from campaigns.whatsapp.errors import classify
 
 # Django's delete confirmation loads and lists every selected row; past this many, deleting
 # the campaign (or narrowing the selection) is the sane way.
@@ -45,7 +49,7 @@ ENGINE_FIELDS = (
 
 
 @admin.register(Recipient)
-class RecipientAdmin(StrictActionsMixin, admin.ModelAdmin):
+class RecipientAdmin(RunBatchPermissionMixin, StrictActionsMixin, admin.ModelAdmin):
     form = RecipientAdminForm
     list_display = (
         "phone_number",
@@ -63,7 +67,13 @@ class RecipientAdmin(StrictActionsMixin, admin.ModelAdmin):
     search_help_text = gettext_lazy("Search by phone number (any format, e.g. 0812…) or name.")
     list_select_related = ("campaign",)
     autocomplete_fields = ("campaign",)
-    actions = ["delete_selected"]
+    actions = [
+        "delete_selected",
+        "mark_in_doubt_sent",
+        "mark_in_doubt_failed",
+        "send_in_doubt_again",
+        "retry_failed",
+    ]
     # No COUNT(*) over the whole table on each page view: see get_paginator.
     show_full_result_count = False
     # Facet counts would run one COUNT per filter choice over all recipients.
@@ -166,3 +176,128 @@ class RecipientAdmin(StrictActionsMixin, admin.ModelAdmin):
             )
             return None
         return django_delete_selected(self, request, queryset)
+
+    # --- in-doubt resolution and retrying failures (operators only) ------------------------
+    def _resolve_in_doubt(
+        self, request: HttpRequest, queryset: QuerySet[Recipient], resolution: str, done: str
+    ) -> None:
+        ids = list(queryset.filter(status=Recipient.Status.IN_DOUBT).values_list("pk", flat=True))
+        if not ids:
+            self.message_user(
+                request, _("None of the selected recipients is in doubt."), messages.WARNING
+            )
+            return
+        resolved = resolve_in_doubt(
+            recipient_ids=ids, resolution=resolution, actor=request.user, request=request
+        )
+        self.message_user(request, done % {"n": resolved}, messages.SUCCESS)
+        if queryset.exclude(status=Recipient.Status.IN_DOUBT).exists():
+            self.message_user(
+                request,
+                _("Selected recipients that were not in doubt were left as they are."),
+                messages.INFO,
+            )
+
+    @admin.action(permissions=["run_batch"], description=gettext_lazy("In doubt: mark as sent"))
+    def mark_in_doubt_sent(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:
+        self._resolve_in_doubt(
+            request,
+            queryset,
+            InDoubtResolution.SENT,
+            _("%(n)s in-doubt recipient(s) marked as sent."),
+        )
+
+    @admin.action(permissions=["run_batch"], description=gettext_lazy("In doubt: mark as failed"))
+    def mark_in_doubt_failed(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:
+        self._resolve_in_doubt(
+            request,
+            queryset,
+            InDoubtResolution.FAILED,
+            _("%(n)s in-doubt recipient(s) marked as failed."),
+        )
+
+    @admin.action(
+        permissions=["run_batch"],
+        description=gettext_lazy("In doubt: back to pending (send again)"),
+    )
+    def send_in_doubt_again(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> None:
+        self._resolve_in_doubt(
+            request,
+            queryset,
+            InDoubtResolution.SEND_AGAIN,
+            _("%(n)s in-doubt recipient(s) put back to pending; the next run sends them."),
+        )
+
+    @admin.action(permissions=["run_batch"], description=gettext_lazy("Retry failed"))
+    def retry_failed(
+        self, request: HttpRequest, queryset: QuerySet[Recipient]
+    ) -> HttpResponseBase | None:
+        """Confirm on an intermediate page (with the force option), then retry."""
+        if request.POST.get("post") == "yes":
+            result = operations.retry_failed(
+                recipients=queryset,
+                force=request.POST.get("force") == "on",
+                actor=request.user,
+                request=request,
+            )
+            self._report_retry(request, result)
+            return None
+        summary = operations.summarise_failed(queryset)
+        if summary.total == 0:
+            self.message_user(
+                request, _("None of the selected recipients has failed."), messages.WARNING
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Retry failed recipients"),
+            "summary": summary,
+            "permanent_rows": [
+                (
+                    code,
+                    n,
+                    classify(code=code, http_status=None).hint
+                    if code is not None
+                    else _("no WhatsApp error code"),
+                )
+                for code, n in summary.permanent_by_code
+            ],
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "select_across": request.POST.get("select_across", "0"),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/campaigns/recipient/retry_failed_confirmation.html", context
+        )
+
+    def _report_retry(self, request: HttpRequest, result: operations.RetryFailedResult) -> None:
+        if result.retried:
+            self.message_user(
+                request,
+                _("%(n)s failed recipient(s) put back to pending; the next run sends them.")
+                % {"n": result.retried},
+                messages.SUCCESS,
+            )
+        if result.permanent_retried:
+            self.message_user(
+                request,
+                _("%(n)s of them had a permanent error and were retried because you forced it.")
+                % {"n": result.permanent_retried},
+                messages.WARNING,
+            )
+        if result.permanent_left:
+            self.message_user(
+                request,
+                _(
+                    "%(n)s recipient(s) with a permanent error were left failed; tick “also "
+                    "retry permanent failures” to include them."
+                )
+                % {"n": result.permanent_left},
+                messages.INFO,
+            )
+        if not result.retried and not result.permanent_left:
+            self.message_user(
+                request, _("None of the selected recipients has failed."), messages.WARNING
+            )

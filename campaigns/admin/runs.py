@@ -7,8 +7,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
@@ -16,6 +16,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from campaigns.admin import batch_views
 from campaigns.admin.base import StrictActionsMixin
 from campaigns.models import BatchRun, BatchRunLog
 
@@ -65,18 +66,22 @@ class BatchRunAdmin(ReadOnlyAdmin):
         "status",
         "sent_count",
         "failed_count",
+        "in_doubt_count",
         "duration",
+        "stopped_by",
         "short_end_reason",
     )
-    list_display_links = ("run",)
+    # Each run's number leads to its progress page (which links to this record page).
+    list_display_links = None
     list_filter = ("status", ("created_at", admin.DateFieldListFilter))
     search_fields = ("campaign__name",)
-    list_select_related = ("campaign", "started_by")
+    list_select_related = ("campaign", "started_by", "stopped_by")
     fieldsets = (
         (
             None,
             {
                 "fields": (
+                    "progress_page",
                     "campaign",
                     "status",
                     "started_by",
@@ -106,11 +111,54 @@ class BatchRunAdmin(ReadOnlyAdmin):
         ),
         (gettext_lazy("Activity log"), {"fields": ("activity_log",)}),
     )
-    readonly_fields = ("duration", "activity_log")
+    readonly_fields = ("progress_page", "duration", "activity_log")
 
     @admin.display(description=gettext_lazy("run"), ordering="id")
     def run(self, obj: BatchRun) -> str:
-        return f"#{obj.pk}"
+        return format_html(
+            '<a href="{}" title="{}">#{}</a>',
+            batch_views.progress_url(obj),
+            _("Progress page"),
+            obj.pk,
+        )
+
+    @admin.display(description=gettext_lazy("progress page"))
+    def progress_page(self, obj: BatchRun) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', batch_views.progress_url(obj), _("Open the progress page")
+        )
+
+    # --- the progress page, its live fragment and Stop (views in batch_views) -------------
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/progress/",
+                wrap(self.progress_view),
+                name="{}_{}_progress".format(*info),
+            ),
+            path(
+                "<path:object_id>/progress/live/",
+                wrap(self.progress_live_view),
+                name="{}_{}_progress_live".format(*info),
+            ),
+            path(
+                "<path:object_id>/stop/",
+                wrap(self.stop_view),
+                name="{}_{}_stop".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        return batch_views.progress_view(self, request, object_id)
+
+    def progress_live_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        return batch_views.progress_live_view(self, request, object_id)
+
+    def stop_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        return batch_views.stop_view(self, request, object_id)
 
     @admin.display(description=gettext_lazy("duration"))
     def duration(self, obj: BatchRun) -> str:
