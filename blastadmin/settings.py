@@ -189,6 +189,13 @@ if WHATSAPP_HTTP_POOL_SIZE < 1:
         f"WHATSAPP_HTTP_POOL_SIZE must be at least 1 (got {WHATSAPP_HTTP_POOL_SIZE})."
     )
 
+# Raw webhook payloads are kept this many days (so nothing Meta sent is lost), then purged.
+WEBHOOK_RETENTION_DAYS: int = env.int("WEBHOOK_RETENTION_DAYS", 30)
+if not 1 <= WEBHOOK_RETENTION_DAYS <= 3650:
+    raise ImproperlyConfigured(
+        f"WEBHOOK_RETENTION_DAYS must be between 1 and 3650 days (got {WEBHOOK_RETENTION_DAYS})."
+    )
+
 # --- Recipients and import ------------------------------------------------------------------
 DEFAULT_PHONE_REGION: str = env.str("DEFAULT_PHONE_REGION", "ID").upper()
 if DEFAULT_PHONE_REGION not in phonenumbers.SUPPORTED_REGIONS:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 BATCH_SIZE_MIN, BATCH_SIZE_MAX, BATCH_SIZE_DEFAULT = 1, 50, 10
@@ -399,3 +400,134 @@ class AuditLog(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditLogIsAppendOnly("The audit log is append-only: rows cannot be deleted.")
+
+
+class WebhookEvent(models.Model):
+    """One webhook POST exactly as it arrived, kept ``WEBHOOK_RETENTION_DAYS`` days.
+
+    The raw body is stored before anything is parsed, so nothing Meta sent is lost: a payload
+    that could not be processed can be read (and processed again) later.
+    """
+
+    class Result(models.TextChoices):
+        RECEIVED = "received", _("Received, not processed yet")
+        PROCESSED = "processed", _("Processed")
+        BAD_SIGNATURE = "bad_signature", _("Rejected: missing or wrong signature")
+        MALFORMED = "malformed", _("Rejected: malformed body")
+        FAILED = "failed", _("Processing failed")
+
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    body = models.BinaryField(_("raw body"))
+    signature_valid = models.BooleanField(_("signature valid"), default=False)
+    result = models.CharField(
+        _("result"), max_length=16, choices=Result.choices, default=Result.RECEIVED
+    )
+    # What processing did ({"statuses": 1000, "applied": 998, "unknown": 2, …}) or why not.
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Webhook #{self.pk} {self.get_result_display()}"
+
+
+class UnmatchedStatus(models.Model):
+    """A delivery status for a wamid no recipient had when it arrived: kept, never dropped.
+
+    It is applied later if a recipient gets that wamid (the status arrived before the send
+    result was written), or it resolves an ``in_doubt`` recipient with the same phone number.
+    """
+
+    wamid = models.CharField(_("WhatsApp message id"), max_length=128)
+    status = models.CharField(_("status"), max_length=16)
+    timestamp = models.DateTimeField(_("status time"), null=True, blank=True)
+    # The recipient's WhatsApp id (digits, no +); Meta may omit it since 2026.
+    recipient_wa_id = models.CharField(_("recipient WhatsApp id"), max_length=32, blank=True)
+    recipient_user_id = models.CharField(_("recipient user id"), max_length=128, blank=True)
+    phone_number_id = models.CharField(_("sender phone-number id"), max_length=64, blank=True)
+    error_code = models.IntegerField(_("error code"), null=True, blank=True)
+    error_title = models.TextField(_("error title"), blank=True)
+    error_details = models.TextField(_("error details"), blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    event = models.ForeignKey(
+        WebhookEvent,
+        verbose_name=_("webhook event"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Set once the status was applied to a recipient (late match or in-doubt resolution).
+    # A plain id, not a foreign key: a key to Recipient would stop Django from deleting a
+    # campaign's recipients in one statement.
+    recipient_id = models.BigIntegerField(_("matched recipient id"), null=True, blank=True)
+    matched_at = models.DateTimeField(_("matched at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("unmatched status")
+        verbose_name_plural = _("unmatched statuses")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # A replayed status is the same fact: stored once.
+            models.UniqueConstraint(fields=["wamid", "status"], name="unmatchedstatus_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["recipient_wa_id"],
+                condition=Q(recipient_id__isnull=True),
+                name="unmatchedstatus_open_phone_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.wamid}"
+
+
+class Suppression(models.Model):
+    """A phone number no run may send to (an opt-out, error 131050, or an operator's entry)."""
+
+    class Reason(models.TextChoices):
+        OPT_OUT_WORD = "opt_out_word", _("Replied with an opt-out word")
+        MARKETING_OPT_OUT = "131050", _("Stopped marketing messages (131050)")
+        MANUAL = "manual", _("Added by an operator")
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook", _("WhatsApp webhook")
+        SEND_RESULT = "send_result", _("Send result")
+        ADMIN = "admin", _("Admin")
+
+    phone_number = models.CharField(
+        _("phone number"), max_length=20, unique=True, help_text=_("E.164 with the leading +.")
+    )
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    # The word the person sent, the wamid or campaign it came from, or the operator's note.
+    detail = models.CharField(_("detail"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suppressed number")
+        verbose_name_plural = _("suppression list")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(phone_number__startswith="+"), name="suppression_phone_is_e164"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.phone_number

@@ -18,6 +18,9 @@ _VIEW_ONLY = (
     "view_batchrun",
     "view_batchrunlog",
     "view_auditlog",
+    "view_suppression",
+    "view_webhookevent",
+    "view_unmatchedstatus",
 )
 
 # Codenames within the campaigns app; setup_roles makes each group hold exactly these.
@@ -33,6 +36,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "run_batch",
         "import_recipients",
         "export_recipients",
+        "add_suppression",
+        "delete_suppression",
     ),
     AUDITORS: _VIEW_ONLY,
 }

@@ -14,3 +14,10 @@ def drive_run(run_id: int) -> str:
 def recover_runs() -> list[int]:
     """Re-enqueue runs whose worker died (scheduled every minute, and when a worker spawns)."""
     return recover_orphaned_runs()
+
+
+def webhook_housekeeping() -> dict[str, int]:
+    """Apply statuses that found their recipient late; purge old webhook payloads (scheduled)."""
+    from campaigns.webhooks import housekeeping
+
+    return housekeeping()

@@ -25,6 +25,11 @@ OPERATOR_PERMISSIONS = {
     "campaigns.run_batch",
     "campaigns.import_recipients",
     "campaigns.export_recipients",
+    "campaigns.view_suppression",
+    "campaigns.add_suppression",
+    "campaigns.delete_suppression",
+    "campaigns.view_webhookevent",
+    "campaigns.view_unmatchedstatus",
 }
 AUDITOR_PERMISSIONS = {
     "campaigns.view_campaign",
@@ -32,6 +37,9 @@ AUDITOR_PERMISSIONS = {
     "campaigns.view_batchrun",
     "campaigns.view_batchrunlog",
     "campaigns.view_auditlog",
+    "campaigns.view_suppression",
+    "campaigns.view_webhookevent",
+    "campaigns.view_unmatchedstatus",
 }
 
 

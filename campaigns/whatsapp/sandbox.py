@@ -13,7 +13,13 @@ Control endpoints (JSON, no authentication: bind to localhost):
 (``&limit=N``; without ``to``, the most recent messages), ``GET /_sandbox/accepted-counts``
 (per recipient, how many times accepted — the ground truth for "nothing sent twice"),
 ``GET /_sandbox/script``, ``POST /_sandbox/script`` (replace the script; body: a script),
-``POST /_sandbox/reset`` (forget accepted messages and counters, restore the start-up script).
+``POST /_sandbox/reset`` (forget accepted messages and counters, restore the start-up script),
+``POST /_sandbox/inbound`` (body ``{"from": "+62…", "text": "STOP"}``: that user writes to the
+business number, delivered as a signed ``messages`` webhook; needs a webhook URL).
+
+Webhooks (with ``webhook_url``, the command's ``--webhook-url``): every accepted message gets
+signed ``sent``, ``delivered`` and ``read`` status webhooks after ``webhook_delay_ms`` (1×, 2×,
+3×), POSTed from a background thread; see ``sandbox_webhooks``.
 
 Script format (a JSON object, every key optional)::
 
@@ -37,8 +43,10 @@ gateway page), ``"timeout"``, ``"drop"`` or ``"ok"``. Objects have a ``kind``: `
 (``code``, optional ``http_status`` — default Meta's for the code — and ``details``), ``http``
 (``http_status``, ``body``: ``envelope`` | ``html`` | ``empty``), ``timeout`` (hold the
 connection ``seconds``, default the sandbox's ``timeout_seconds``, then close it without an
-answer), ``drop`` (close at once without an answer) or ``ok``; ``timeout`` and ``drop`` take
-``"accept": true`` to record the message as accepted first (the in-doubt case). Any step may
+answer), ``drop`` (close at once without an answer), ``fail_by_webhook`` (accept the message,
+then report it ``failed`` by webhook with ``code``, default 131049, and optional ``details``;
+also a token) or ``ok``; ``timeout`` and ``drop`` take ``"accept": true`` to record the message
+as accepted first (the in-doubt case). Any step may
 have ``times``; a list of steps is followed in order, and once it is used up the number is
 answered normally. Only the last step of a list may omit ``times``. ``random`` picks one of
 its faults for that share of requests not already scripted; ``templates``, when given, is the
@@ -187,6 +195,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"count": len(messages), "messages": messages})
         elif route == ("GET", "/_sandbox/accepted-counts"):
             self._send_json(200, state.accepted_counts())
+        elif route == ("POST", "/_sandbox/inbound"):
+            self._inbound(body)
         elif route == ("POST", "/_sandbox/reset"):
             state.reset()
             self._send_json(200, {"status": "reset"})
@@ -201,6 +211,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"status": "ok"})
         else:
             self._send_json(404, {"error": f"no sandbox endpoint {method} {path}"})
+
+    def _inbound(self, body: bytes) -> None:
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = None
+        sender = data.get("from") if isinstance(data, dict) else None
+        text = data.get("text") if isinstance(data, dict) else None
+        if not isinstance(sender, str) or not isinstance(text, str) or not sender.strip("+"):
+            self._send_json(400, {"error": 'body must be {"from": "+62…", "text": "…"}'})
+        elif not self.server.state.send_inbound(sender=sender, text=text):
+            self._send_json(409, {"error": "the sandbox has no webhook URL (--webhook-url)"})
+        else:
+            self._send_json(200, {"status": "scheduled"})
 
     def _hold(self, seconds: float) -> None:
         """Keep the connection open without answering until the time is up or the client goes."""
@@ -301,6 +325,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.state.close()
 
     def __enter__(self) -> SandboxServer:
         return self

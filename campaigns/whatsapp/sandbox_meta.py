@@ -120,6 +120,11 @@ def error_envelope(code: int, *, details: str | None = None) -> dict[str, Any]:
     }
 
 
+def error_title(code: int) -> str:
+    """Meta's title for ``code`` as webhooks carry it (without the "(#code)" prefix)."""
+    return _MESSAGES.get(code, "Error").removeprefix(f"(#{code}) ")
+
+
 def new_wamid(to: str) -> str:
     """A fresh message id shaped like Meta's (``wamid.`` + base64)."""
     raw = to.lstrip("+").encode() + uuid.uuid4().bytes

@@ -9,7 +9,10 @@ from typing import Any
 
 from campaigns.whatsapp.sandbox_meta import E164_PATTERN, TemplateSpec
 
-FAULT_KINDS = frozenset({"ok", "error", "http", "timeout", "drop"})
+FAULT_KINDS = frozenset({"ok", "error", "http", "timeout", "drop", "fail_by_webhook"})
+# "fail_by_webhook": accepted (200 with a wamid), then a "failed" status webhook with this code
+# (Meta's per-user marketing limit usually arrives that way).
+DEFAULT_WEBHOOK_FAILURE_CODE = 131049
 HTTP_BODIES = frozenset({"envelope", "html", "empty"})
 DEFAULT_RANDOM_FAULTS: tuple[str, ...] = ("500", "503", "timeout", "drop", "130429", "131000")
 # Gateways, not Meta, answer 502 and 504: an HTML page rather than Meta's envelope.
@@ -133,6 +136,8 @@ def parse_fault(value: object, *, where: str = "fault") -> Fault:
         accept=value.get("accept", False),
         times=_optional_int(value, "times", where=where),
     )
+    if fault.kind == "fail_by_webhook" and fault.code is None:
+        fault = replace(fault, code=DEFAULT_WEBHOOK_FAILURE_CODE)
     _check_fault(fault, where=where)
     return fault
 
@@ -141,13 +146,18 @@ def _parse_token(token: str, *, where: str) -> Fault:
     token = token.strip().lower()
     if token in {"ok", "timeout", "drop"}:
         return Fault(kind=token)
+    if token == "fail_by_webhook":  # noqa: S105 - a step name, not a password
+        return Fault(kind=token, code=DEFAULT_WEBHOOK_FAILURE_CODE)
     if token.isdigit():
         number = int(token)
         if 500 <= number <= 599:
             body = "html" if number in _GATEWAY_STATUSES else "envelope"
             return Fault(kind="http", http_status=number, body=body)
         return Fault(kind="error", code=number)
-    raise ScriptError(f"{where}: {token!r} is not ok, timeout, drop, an HTTP 5xx or an error code.")
+    raise ScriptError(
+        f"{where}: {token!r} is not ok, timeout, drop, fail_by_webhook, an HTTP 5xx or an error "
+        "code."
+    )
 
 
 def _check_fault(fault: Fault, *, where: str) -> None:

@@ -23,6 +23,11 @@ from campaigns.whatsapp.sandbox_meta import (
     success_body,
 )
 from campaigns.whatsapp.sandbox_script import Fault, Script, StepCursor
+from campaigns.whatsapp.sandbox_webhooks import (
+    DEFAULT_WEBHOOK_DELAY_MS,
+    WebhookConfig,
+    WebhookSender,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_RECORDS = 100_000
@@ -48,11 +53,27 @@ class SandboxConfig:
     max_records: int = DEFAULT_MAX_RECORDS
     seed: int | None = None
     script: Script = field(default_factory=Script)
+    # Where to POST signed status webhooks ("" = none), after how long, signed with what.
+    webhook_url: str = ""
+    webhook_delay_ms: float = DEFAULT_WEBHOOK_DELAY_MS
+    webhook_read_rate: float = 1.0
+    app_secret: str = ""
 
-    def __repr__(self) -> str:  # never show the token
+    def __repr__(self) -> str:  # never show the token or the app secret
         return (
             f"SandboxConfig(phone_number_ids={self.phone_number_ids!r}, "
-            f"throughput_per_second={self.throughput_per_second})"
+            f"throughput_per_second={self.throughput_per_second}, "
+            f"webhook_url={self.webhook_url!r})"
+        )
+
+    def webhook_config(self) -> WebhookConfig | None:
+        if not self.webhook_url:
+            return None
+        return WebhookConfig(
+            url=self.webhook_url,
+            app_secret=self.app_secret,
+            delay_seconds=self.webhook_delay_ms / 1000,
+            read_rate=self.webhook_read_rate,
         )
 
     @classmethod
@@ -64,6 +85,7 @@ class SandboxConfig:
             "access_token": settings.WHATSAPP_ACCESS_TOKEN,
             "phone_number_ids": (settings.WHATSAPP_PHONE_NUMBER_ID,),
             "throughput_per_second": settings.WHATSAPP_THROUGHPUT_PER_SECOND,
+            "app_secret": settings.WHATSAPP_APP_SECRET,
         }
         values.update(overrides)
         return cls(**values)
@@ -154,7 +176,18 @@ class SandboxState:
         self._expected_authorization = f"Bearer {config.access_token}".encode()
         self._lock = threading.Lock()
         self._started_at = wall_clock()
+        webhooks = config.webhook_config()
+        self.webhooks = (
+            WebhookSender(webhooks, rng=random.Random(config.seed), wall_clock=wall_clock)
+            if webhooks is not None
+            else None
+        )
         self._reset_locked(script=config.script)
+
+    def close(self) -> None:
+        """Stop the webhook thread (webhooks not yet posted are dropped)."""
+        if self.webhooks is not None:
+            self.webhooks.stop()
 
     # --- /messages --------------------------------------------------------------------------
     def latency_seconds(self) -> float:
@@ -214,6 +247,9 @@ class SandboxState:
             return self._reject_locked(
                 fault.code, details=fault.details, http_status=fault.http_status
             )
+        if fault.kind == "fail_by_webhook":
+            wamid = self._record_accepted_locked(message, phone_number_id, webhook_failure=fault)
+            return Reply(body=json_bytes(success_body(message, wamid=wamid)))
         if fault.accept:
             self._record_accepted_locked(message, phone_number_id)
         if fault.kind == "timeout":
@@ -253,9 +289,23 @@ class SandboxState:
             self._limiters[phone_number_id] = limiter
         return limiter
 
-    def _record_accepted_locked(self, message: MessageRequest, phone_number_id: str) -> str:
-        """The one place a message becomes accepted (status webhooks would start here)."""
+    def _record_accepted_locked(
+        self,
+        message: MessageRequest,
+        phone_number_id: str,
+        *,
+        webhook_failure: Fault | None = None,
+    ) -> str:
+        """The one place a message becomes accepted; its status webhooks are scheduled here."""
         wamid = new_wamid(message.to)
+        if self.webhooks is not None:
+            self.webhooks.message_accepted(
+                wamid=wamid,
+                to=message.to,
+                phone_number_id=phone_number_id,
+                fail_code=webhook_failure.code if webhook_failure is not None else None,
+                fail_details=webhook_failure.details if webhook_failure is not None else None,
+            )
         now = self._wall_clock()
         self._records.append(
             AcceptedMessage(
@@ -305,6 +355,7 @@ class SandboxState:
                 "latency_ms": self.config.latency_ms,
                 "jitter_ms": self.config.jitter_ms,
                 "uptime_seconds": round(now - self._started_at, 1),
+                "webhooks": self.webhooks.stats() if self.webhooks is not None else None,
             }
 
     def accepted(self, *, to: str | None = None, limit: int = DEFAULT_ACCEPTED_LIMIT) -> list[Any]:
@@ -340,6 +391,17 @@ class SandboxState:
     def reset(self) -> None:
         with self._lock:
             self._reset_locked(script=self.config.script)
+        if self.webhooks is not None:
+            self.webhooks.clear()
+
+    def send_inbound(self, *, sender: str, text: str) -> bool:
+        """Have a user send ``text`` to the (first) business number; False without webhooks."""
+        if self.webhooks is None:
+            return False
+        self.webhooks.inbound_text(
+            sender=sender, text=text, phone_number_id=self.config.phone_number_ids[0]
+        )
+        return True
 
     def _reset_locked(self, *, script: Script) -> None:
         self._script = script

@@ -6,7 +6,9 @@ from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import URLValidator
 
 from campaigns.whatsapp.sandbox import (
     DEFAULT_MAX_RECORDS,
@@ -18,6 +20,7 @@ from campaigns.whatsapp.sandbox import (
     load_script,
 )
 from campaigns.whatsapp.sandbox_script import DEFAULT_RANDOM_FAULTS, Script, ScriptError
+from campaigns.whatsapp.sandbox_webhooks import DEFAULT_WEBHOOK_DELAY_MS
 
 
 def _non_negative(value: str) -> float:
@@ -107,6 +110,25 @@ class Command(BaseCommand):
             help="Accepted messages kept for /_sandbox/accepted (counts are always kept).",
         )
         parser.add_argument("--seed", type=int, help="Seed for jitter and random faults.")
+        parser.add_argument(
+            "--webhook-url",
+            default="",
+            help="POST signed status webhooks (sent, delivered, read; failed for scripted "
+            "numbers) here, e.g. http://127.0.0.1:8000/webhooks/whatsapp/. Signed with "
+            "WHATSAPP_APP_SECRET.",
+        )
+        parser.add_argument(
+            "--webhook-delay-ms",
+            type=_non_negative,
+            default=DEFAULT_WEBHOOK_DELAY_MS,
+            help="Delay before 'sent'; 'delivered' and 'read' follow at 2× and 3× of it.",
+        )
+        parser.add_argument(
+            "--webhook-read-rate",
+            type=_probability,
+            default=1.0,
+            help="Share of delivered messages (0–1) that are also read.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = self._config(options)
@@ -124,6 +146,10 @@ class Command(BaseCommand):
             f"{', '.join(config.phone_number_ids)}, {cap} msg/s, latency {config.latency_ms:g} ms "
             f"+ up to {config.jitter_ms:g} ms. Ctrl-C to stop."
         )
+        if config.webhook_url:
+            self.stdout.write(
+                f"Status webhooks go to {config.webhook_url} after {config.webhook_delay_ms:g} ms."
+            )
         self.stdout.flush()
         try:
             server.serve_forever()
@@ -148,6 +174,14 @@ class Command(BaseCommand):
                 script = script.with_random(rate=options["fail_rate"], faults=kinds)
         except ScriptError as exc:
             raise CommandError(str(exc)) from exc
+        webhook_url = options["webhook_url"]
+        if webhook_url:
+            try:
+                URLValidator(schemes=["http", "https"])(webhook_url)
+            except ValidationError as exc:
+                raise CommandError(f"--webhook-url must be an http(s) URL: {webhook_url}") from exc
+            if not settings.WHATSAPP_APP_SECRET:
+                raise CommandError("Set WHATSAPP_APP_SECRET to sign the sandbox's webhooks.")
         throughput = options["throughput"]
         return SandboxConfig(
             access_token=token,
@@ -161,4 +195,8 @@ class Command(BaseCommand):
             max_records=options["max_records"],
             seed=options["seed"],
             script=script,
+            webhook_url=webhook_url,
+            webhook_delay_ms=options["webhook_delay_ms"],
+            webhook_read_rate=options["webhook_read_rate"],
+            app_secret=settings.WHATSAPP_APP_SECRET,
         )
