@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from campaigns import stats
 from campaigns.audit import record
 from campaigns.models import Campaign, Recipient
+from campaigns.sending.runs import reopen_campaign
 from campaigns.whatsapp.errors import Outcome, classify
 
 Actor = AbstractBaseUser | AnonymousUser
@@ -300,9 +301,7 @@ def retry_failed(
                 to_status=Recipient.Status.PENDING,
                 count=moved,
             )
-            Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.COMPLETED).update(
-                status=Campaign.Status.SENDING, completed_at=None
-            )
+            reopen_campaign(campaign_id)
             forced_here = sum(1 for *_rest, retryable in picked if not retryable)
             retried += moved
             permanent_retried += forced_here

@@ -26,6 +26,7 @@ from campaigns.importing.tables import cell_text, find_columns, read_limited, ta
 from campaigns.importing.writing import ParsedRecipient, insert_recipients
 from campaigns.models import Campaign, Recipient
 from campaigns.phones import InvalidPhoneNumber, normalise_phone
+from campaigns.sending.runs import reopen_campaign
 
 __all__ = [
     "CampaignClosedError",
@@ -191,6 +192,8 @@ def save_recipients(
             new = [r for r in parsed.recipients if r.phone_number not in existing]
             insert_recipients(campaign_id=locked.pk, recipients=new)
             stats.shift(locked.pk, {Recipient.Status.PENDING: len(new)})
+            if new:
+                reopen_campaign(locked.pk)
             already = [
                 RejectedRow(r.row_number, r.value, _("already in this campaign"))
                 for r in parsed.recipients

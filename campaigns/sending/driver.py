@@ -199,7 +199,7 @@ def _loop(
                 finish_run(
                     run_id=run.pk,
                     status=BatchRun.Status.COMPLETED,
-                    reason=_("Completed: nothing left to send"),
+                    reason=_("Nothing left to send"),
                     action="batch.complete",
                 )
                 return DriveResult.FINISHED

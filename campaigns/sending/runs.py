@@ -332,7 +332,7 @@ def resolve_in_doubt(
                 count=updated,
             )
             if resolution == InDoubtResolution.SEND_AGAIN:
-                _reopen_campaign(campaign_id)
+                reopen_campaign(campaign_id)
             resolved += updated
             audit.record(
                 action="recipients.resolve_in_doubt",
@@ -349,8 +349,11 @@ def resolve_in_doubt(
     return resolved
 
 
-def _reopen_campaign(campaign_id: int) -> None:
-    """A completed campaign that has something to send again goes back to sending."""
+def reopen_campaign(campaign_id: int) -> None:
+    """A completed campaign that has something to send again goes back to sending.
+
+    Imports, "send again" and "retry failed" call it in their transaction.
+    """
     Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.COMPLETED).update(
         status=Campaign.Status.SENDING, completed_at=None
     )
