@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 BATCH_SIZE_MIN, BATCH_SIZE_MAX, BATCH_SIZE_DEFAULT = 1, 50, 10
@@ -295,7 +296,7 @@ class BatchRun(models.Model):
         indexes = [models.Index(fields=["status"], name="batchrun_status_idx")]
 
     def __str__(self) -> str:
-        return f"Run #{self.pk} of {self.campaign}"
+        return gettext("Run #%(run)s of %(campaign)s") % {"run": self.pk, "campaign": self.campaign}
 
     @property
     def is_active(self) -> bool:
@@ -338,7 +339,7 @@ class BatchRunLog(models.Model):
 
     class Meta:
         verbose_name = _("activity log entry")
-        verbose_name_plural = _("activity log")
+        verbose_name_plural = _("activity log entries")
         ordering = ["-id"]
         indexes = [models.Index(fields=["run", "-id"], name="batchrunlog_run_idx")]
 
@@ -382,7 +383,7 @@ class AuditLog(models.Model):
 
     class Meta:
         verbose_name = _("audit log entry")
-        verbose_name_plural = _("audit log")
+        verbose_name_plural = _("audit log entries")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["object_type", "object_id"], name="auditlog_object_idx"),
@@ -390,7 +391,7 @@ class AuditLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.actor_username or "system"
+        who = self.actor_username or gettext("system")
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who} {self.action}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
@@ -434,7 +435,10 @@ class WebhookEvent(models.Model):
         ordering = ["-received_at", "-id"]
 
     def __str__(self) -> str:
-        return f"Webhook #{self.pk} {self.get_result_display()}"
+        return gettext("Webhook #%(id)s %(result)s") % {
+            "id": self.pk,
+            "result": self.get_result_display(),
+        }
 
 
 class UnmatchedStatus(models.Model):

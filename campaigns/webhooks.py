@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns import delivery, suppression
 from campaigns.delivery import StatusUpdate
@@ -164,7 +165,7 @@ def on_batch_recorded(
         _suppress(
             phone,
             reason=Suppression.Reason.MARKETING_OPT_OUT,
-            detail=f"campaign #{campaign_id}",
+            detail=_("campaign #%(id)s") % {"id": campaign_id},
             source=Suppression.Source.SEND_RESULT,
         )
 
@@ -234,12 +235,12 @@ def parse_payload(body: bytes) -> Payload:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise MalformedPayload("the body is not JSON") from exc
+        raise MalformedPayload(_("the body is not JSON")) from exc
     if not isinstance(data, dict):
-        raise MalformedPayload("the body is not a JSON object")
+        raise MalformedPayload(_("the body is not a JSON object"))
     entries = data.get("entry")
     if not isinstance(entries, list):
-        raise MalformedPayload("the payload has no 'entry' list")
+        raise MalformedPayload(_("the payload has no 'entry' list"))
     payload = Payload()
     if data.get("object", WHATSAPP_OBJECT) != WHATSAPP_OBJECT:
         payload.skipped = len(entries)

@@ -42,7 +42,7 @@ def test_run_list_shows_who_what_configuration_outcome_and_duration(
 ) -> None:
     page = auditor_client.get(reverse("admin:campaigns_batchrun_changelist")).content.decode()
 
-    for text in ("op", run.campaign.name, "Completed", "0:01:30", "All pending recipients"):
+    for text in ("op", run.campaign.name, "20 / 3 s / 2", "Completed", "0:01:30"):
         assert text in page, text
 
 

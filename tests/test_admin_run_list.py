@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -46,19 +48,18 @@ def test_auditor_reads_every_run_with_its_figures_and_a_link_to_its_progress(
     assert response.status_code == 200
     for cell in (
         '<td class="field-started_by nowrap">op</td>',
-        '<td class="field-batch_size">25</td>',
-        '<td class="field-delay_seconds">7</td>',
-        '<td class="field-max_retries">4</td>',
+        '<td class="field-configuration"><span title="batch size 25, delay 7 s, max retries 4">'
+        "25 / 7 s / 4</span></td>",
         '<td class="field-status">Stopped</td>',
         '<td class="field-sent_count">120</td>',
         '<td class="field-in_doubt_count">2</td>',
         '<td class="field-duration">0:03:05</td>',
-        '<td class="field-stopped_by nowrap">op</td>',
-        '<td class="field-short_end_reason">Stopped by op</td>',
         '<td class="field-status">Running</td>',
     ):
         assert cell in page, cell
-    assert "field-created_at" in page
+    assert "field-started" in page
+    campaign_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    assert f'<td class="field-campaign_link"><a href="{campaign_url}">{campaign.name}</a>' in page
     assert f'<a href="{progress_url(done)}"' in page
     assert f'<a href="{progress_url(active)}"' in page
     assert 'name="action"' not in page
@@ -83,3 +84,33 @@ def test_run_record_links_to_the_progress_page(auditor_client: Client, campaign:
     ).content.decode()
 
     assert progress_url(run) in page
+
+
+def test_the_run_list_keeps_to_ten_columns_so_it_fits_a_laptop_screen(
+    auditor_client: Client, campaign: Campaign
+) -> None:
+    make_run(campaign, status=BatchRun.Status.COMPLETED)
+
+    page = auditor_client.get(CHANGELIST).content.decode()
+    table = page[page.index('id="result_list"') :]
+    header = table[: table.index("</thead>")]
+
+    assert header.count('<th scope="col"') == 10
+    for gone in ("field-batch_size", "field-delay_seconds", "field-stopped_by"):
+        assert gone not in page
+    # Long campaign names wrap instead of widening the table; no navigation sidebar beside it.
+    assert "field-campaign_link nowrap" not in page
+    assert 'id="nav-sidebar"' not in page
+
+
+def test_a_run_that_never_started_shows_when_it_was_queued(
+    auditor_client: Client, campaign: Campaign
+) -> None:
+    queued = make_run(campaign, status=BatchRun.Status.QUEUED, started_at=None)
+    BatchRun.objects.filter(pk=queued.pk).update(
+        created_at=datetime(2026, 6, 20, 9, 5, tzinfo=ZoneInfo(settings.TIME_ZONE))
+    )
+
+    page = auditor_client.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-started">06/20/2026 9:05 a.m.</td>' in page

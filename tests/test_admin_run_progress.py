@@ -105,9 +105,15 @@ def test_fragment_of_an_ended_run_stops_polling(
     BatchRun.objects.filter(pk=running.pk).update(status=status, finished_at=timezone.now())
 
     response = auditor_client.get(live_url(running))
+    page = response.content.decode()
+    live_div = page[page.index('<div id="run-live"') :]
+    live_div = live_div[: live_div.index(">")]
 
     assert response.status_code == 286
-    assert "hx-trigger" not in response.content.decode()
+    assert "hx-trigger" not in live_div
+    # Only the delivery funnel keeps polling (by itself): statuses arrive after the run.
+    assert page.count("hx-trigger") == 1
+    assert f'hx-get="{funnel_url(running)}"' in page
 
 
 def test_page_without_javascript_shows_the_same_state_and_loads_htmx(
@@ -359,3 +365,7 @@ def test_anonymous_visitor_goes_to_login_for_the_page_and_fragment(running: Batc
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
+
+
+def funnel_url(run: BatchRun) -> str:
+    return reverse("campaign_delivery_funnel", args=[run.campaign_id])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 import pytest
 from hypothesis import given
@@ -75,8 +77,13 @@ def test_it_explains_why_a_value_is_not_a_phone_number(raw: object, reason: str)
 
 
 def _library_only(raw: str, region: str) -> str | None:
-    """The reference: phonenumbers.parse for every value, no shortcut."""
+    """The reference: phonenumbers.parse for every value, no shortcut.
+
+    Like normalise_phone, a spreadsheet's "6281234567890.0" is read as its digits first.
+    """
     text = raw.strip()
+    if re.fullmatch(r"\+?\d+\.0+", text):
+        text = text.split(".")[0]
     if text.startswith("00"):
         text = "+" + text[2:]
     if not text.startswith("+"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect, Str
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -25,6 +27,8 @@ from campaigns.audit import record
 from campaigns.models import AuditLog
 
 EXPORT_CHUNK_SIZE = 2000
+# Longer object names are cut in the list (the full name is the cell's tooltip).
+OBJECT_IN_LIST = 40
 CSV_HEADER = (
     "time",
     "actor_id",
@@ -66,6 +70,17 @@ def csv_cell(value: object) -> str:
     """Text for one CSV cell, defused so a spreadsheet never runs it as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def object_label(entry: AuditLog) -> tuple[str, str]:
+    """The entry's object as text, in full and shortened for the list (same if it fits).
+
+    The id is added unless the text already names it (as "Run #12 of …" does).
+    """
+    full = entry.object_repr
+    if entry.object_id and not re.search(rf"#{re.escape(entry.object_id)}\b", full):
+        full = f"{full} (#{entry.object_id})"
+    return full, Truncator(full).chars(OBJECT_IN_LIST)
 
 
 class _Echo:
@@ -131,9 +146,10 @@ class AuditLogAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("object"), ordering="object_repr")
     def object(self, obj: AuditLog) -> str:
-        if not obj.object_id:
-            return obj.object_repr
-        return f"{obj.object_repr} (#{obj.object_id})"
+        full, short = object_label(obj)
+        if short == full:
+            return full
+        return format_html('<span title="{}">{}</span>', full, short)
 
     @admin.display(description=gettext_lazy("details"))
     def details_json(self, obj: AuditLog) -> str:

@@ -273,6 +273,9 @@ def _live_context(request: HttpRequest, run: BatchRun, *, is_fragment: bool) -> 
         + "?"
         + urlencode({"run__id__exact": run.pk}),
         "poll_interval": POLL_INTERVAL,
+        # While the run is active its 1 s poll refreshes the funnel too; once it has ended,
+        # the funnel polls by itself (deliveries and reads keep arriving for days).
+        "funnel_polled_by_page": run.is_active,
     }
 
 
@@ -292,8 +295,10 @@ def progress_view(
         **live,
         "opts": model_admin.opts,
         "campaign": campaign,
+        "campaign_opts": Campaign._meta,
+        "campaign_runs_url": runs_of_campaign_url(campaign),
+        # The campaign is named once, in the line under the title (and in the breadcrumbs).
         "title": _("Batch run #%(run)s") % {"run": run.pk},
-        "subtitle": str(campaign),
         "noscript_refresh": NOSCRIPT_REFRESH_SECONDS if run.is_active else None,
         "record_url": reverse("admin:campaigns_batchrun_change", args=[run.pk]),
     }

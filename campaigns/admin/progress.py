@@ -6,15 +6,17 @@ run's log, so polling it every second from several browsers stays cheap.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from campaigns.batch_forms import SECONDS_PER_MINUTE, format_hms
-from campaigns.models import BatchRun, BatchRunLog, Campaign
+from campaigns.models import BatchRun, BatchRunLog
 from campaigns.sending.progress import Progress, snapshot
 
 LOG_LINES_ON_PAGE = 50
@@ -25,13 +27,28 @@ CHART_HEIGHT = 120
 CHART_BAR_FILL = 0.8
 # A rate-limit line in the log counts as "recent" for this long.
 RATE_LIMIT_RECENT = timedelta(minutes=2)
-# The engine writes its log from workers and commands, where no language is active, so its
-# lines are in English; these are how its rate-limit lines begin.
-RATE_LIMIT_MARKER = "Rate limit exceeded"
-RATE_LIMIT_CLEARED_MARKER = "Rate limit cleared"
-API_ERROR_PREFIX = "API Error"
+# How the engine's rate-limit lines and API-error reasons begin. The engine writes them in
+# the language active where it runs (English in workers and commands; a request's language
+# when an operator's action writes them), so each is recognised in every language we ship.
+RATE_LIMIT_MARKER = gettext_noop("Rate limit exceeded")
+RATE_LIMIT_CLEARED_MARKER = gettext_noop("Rate limit cleared")
+API_ERROR_PREFIX = gettext_noop("API Error")
 # Reasons written by the engine end with " — what to do"; one without gets the generic advice.
 ADVICE_SEPARATOR = " — "
+
+
+@functools.cache
+def in_every_language(text: str) -> tuple[str, ...]:
+    """``text`` as written in each of the LANGUAGES (the untranslated form included)."""
+    forms = {text}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            forms.add(_(text))
+    return tuple(sorted(forms))
+
+
+def _contains_any(text: str, markers: tuple[str, ...]) -> bool:
+    return any(marker in text for marker in markers)
 
 
 @dataclass(frozen=True)
@@ -92,15 +109,11 @@ class RunPage:
 def build_run_page(*, run: BatchRun, in_doubt_url: str = "") -> RunPage:
     """Everything the page and its live fragment show for ``run`` (campaign freshly loaded)."""
     progress = snapshot(run)
-    campaign: Campaign = run.campaign
     log = list(run.logs.order_by("-id")[:LOG_LINES_ON_PAGE])
-    still_pending = (
-        progress.pending if progress.is_active else campaign.pending_count + campaign.sending_count
-    )
     return RunPage(
         run=run,
         progress=progress,
-        still_pending=still_pending,
+        still_pending=progress.pending,
         elapsed=format_hms(progress.elapsed_seconds),
         eta=format_hms(progress.eta_seconds) if progress.is_active else "—",
         rate=_rate_text(progress),
@@ -173,7 +186,7 @@ def run_notices(
         notices.append(
             Notice(
                 code="stopping",
-                level="info",
+                level="warning",
                 title=_("Stop requested by %(who)s") % {"who": who},
                 text=_(
                     "Nothing new is sent; the messages already in flight finish and are "
@@ -181,18 +194,26 @@ def run_notices(
                 ),
             )
         )
-    if run.status in (BatchRun.Status.COMPLETED, BatchRun.Status.STOPPED):
+    if run.status == BatchRun.Status.COMPLETED:
         notices.append(
             Notice(
                 code=run.status,
-                level="success" if run.status == BatchRun.Status.COMPLETED else "info",
+                level="success",
+                title=run.get_status_display(),
+                text=run.end_reason,
+            )
+        )
+    if run.status == BatchRun.Status.STOPPED:
+        # A stop (by a person or by the failure-rate guard) leaves work undone: a warning.
+        notices.append(
+            Notice(
+                code=run.status,
+                level="warning",
                 title=run.end_reason or run.get_status_display(),
                 text=_(
                     "Recipients still pending stay pending: a new run (with any configuration) "
                     "continues with them."
-                )
-                if run.status == BatchRun.Status.STOPPED
-                else "",
+                ),
             )
         )
     in_doubt = run.campaign.in_doubt_count
@@ -216,7 +237,7 @@ def run_notices(
 
 def _failure_notice(run: BatchRun) -> Notice:
     reason = run.end_reason or _("The run failed.")
-    if reason.startswith(API_ERROR_PREFIX):
+    if reason.startswith(in_every_language(API_ERROR_PREFIX)):
         if ADVICE_SEPARATOR not in reason:
             reason = (
                 reason.rstrip(". ") + ADVICE_SEPARATOR + _("check the WhatsApp API configuration")
@@ -264,9 +285,9 @@ def _rate_limited(run: BatchRun, progress: Progress, log: list[BatchRunLog]) -> 
         return True
     reference = timezone.now() if progress.is_active else (run.finished_at or timezone.now())
     for line in log:  # newest first: the latest word on rate limits decides
-        if RATE_LIMIT_CLEARED_MARKER in line.message:
+        if _contains_any(line.message, in_every_language(RATE_LIMIT_CLEARED_MARKER)):
             return False
-        if RATE_LIMIT_MARKER in line.message:
+        if _contains_any(line.message, in_every_language(RATE_LIMIT_MARKER)):
             return line.created_at >= reference - RATE_LIMIT_RECENT
     return False
 

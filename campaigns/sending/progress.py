@@ -42,10 +42,20 @@ class Progress:
 
 
 def snapshot(run: BatchRun) -> Progress:
-    """Progress of ``run``; ``run.campaign`` should be fresh (its counters are read)."""
+    """Progress of ``run``; ``run.campaign`` should be fresh (its counters are read).
+
+    "Pending" is what the campaign still has to send (pending + sending) for every run that
+    did not complete, so a stopped run reads "batch 6 of 16", not "6 of 6".
+    """
     now = timezone.now()
     processed = run.sent_count + run.failed_count + run.in_doubt_count
-    pending = run.campaign.pending_count + run.campaign.sending_count if run.is_active else 0
+    # Only a completed run left nothing behind; what a stopped or failed run did not send is
+    # still pending in its campaign (a new run continues with it), so it still counts here.
+    pending = (
+        0
+        if run.status == BatchRun.Status.COMPLETED
+        else run.campaign.pending_count + run.campaign.sending_count
+    )
     total = max(run.total_count, processed + pending)
     percent = round(100.0 * processed / total, 1) if total else 100.0
     remaining_batches = math.ceil(pending / run.batch_size) if pending else 0
