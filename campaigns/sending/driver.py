@@ -210,7 +210,8 @@ def _loop(
         batch_number += 1
         started = time.monotonic()
         results = _send_batch(claimed, template=template, client=client, pool=pool, watcher=watcher)
-        elapsed = time.monotonic() - started
+        sends_done = time.monotonic()
+        elapsed = sends_done - started
         outcome = record_batch(
             run_id=run.pk,
             campaign_id=campaign.pk,
@@ -256,7 +257,9 @@ def _loop(
             on_batch(run)
         if not _anything_pending(campaign.pk):
             continue  # no pause after the last batch: the next claim finds nothing and ends
-        if _pause(watcher, delay, deadline):
+        # The delay runs from the batch's last answer: recording it is part of the pause, so a
+        # run takes (batches − 1) × delay + its batches' time, not that plus the bookkeeping.
+        if _pause(watcher, delay - (time.monotonic() - sends_done), deadline):
             return _after_pause(run, watcher, hand_over)
 
 
