@@ -307,7 +307,8 @@ class SenderThrottle(models.Model):
     """The shared send budget of one WhatsApp phone-number id, across all runs and workers."""
 
     phone_number_id = models.CharField(_("phone-number id"), max_length=64, unique=True)
-    next_free_at = models.DateTimeField(_("next free send slot"))
+    # Unix times of the sends reserved within the last second (and ahead of now).
+    recent_sends = models.JSONField(_("recent send slots"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("sender throttle")

@@ -182,6 +182,10 @@ def _loop(
         if remaining > 0 and _pause(watcher, remaining, deadline):
             return _after_pause(run, watcher, hand_over)
 
+    # Seconds from the end of a pause to the first message of the next batch (claiming,
+    # reserving slots): the pause ends that much early so the gap between batches is the
+    # configured delay, not the delay plus bookkeeping.
+    lead_time = 0.0
     while True:
         if watcher.lease_lost.is_set():
             return DriveResult.LEASE_LOST
@@ -190,6 +194,7 @@ def _loop(
         if time.monotonic() >= deadline:
             return hand_over()
 
+        iteration_started = time.monotonic()
         claimed = claim_batch(
             run_id=run.pk, campaign_id=campaign.pk, owner=owner, limit=run.batch_size
         )
@@ -209,6 +214,7 @@ def _loop(
 
         batch_number += 1
         started = time.monotonic()
+        lead_time = 0.8 * lead_time + 0.2 * (started - iteration_started)
         results = _send_batch(claimed, template=template, client=client, pool=pool, watcher=watcher)
         sends_done = time.monotonic()
         elapsed = sends_done - started
@@ -259,7 +265,7 @@ def _loop(
             continue  # no pause after the last batch: the next claim finds nothing and ends
         # The delay runs from the batch's last answer: recording it is part of the pause, so a
         # run takes (batches − 1) × delay + its batches' time, not that plus the bookkeeping.
-        if _pause(watcher, delay - (time.monotonic() - sends_done), deadline):
+        if _pause(watcher, delay - (time.monotonic() - sends_done) - lead_time, deadline):
             return _after_pause(run, watcher, hand_over)
 
 
