@@ -131,6 +131,8 @@ def _quick_parse(text: str, region: str | None) -> PhoneNumber | None:
 
 def _split_country_code(digits: str) -> tuple[int, str] | None:
     # Country codes are prefix-free, so the first known prefix is the one (as in the library).
+    if digits.startswith("0"):
+        return None  # no country code starts with 0: let the library refuse it
     for length in range(1, _MAX_COUNTRY_CODE_DIGITS + 1):
         code = int(digits[:length]) if len(digits) > length else 0
         if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:

@@ -135,3 +135,8 @@ def test_valid_indonesian_mobiles_agree_with_the_library_in_every_spelling(natio
         except InvalidPhoneNumber:
             ours = None
         assert ours == _library_only(raw, "ID")
+
+
+def test_a_plus_followed_by_zero_is_not_a_country_code() -> None:
+    with pytest.raises(InvalidPhoneNumber):
+        normalise_phone("+012012000000", region="ID")
