@@ -29,6 +29,7 @@ from campaigns.sending.recording import ClaimedRecipient, claim_batch, record_ba
 from campaigns.sending.runs import enqueue_driver, finish_run, log
 from campaigns.sending.throttle import reserve_slots
 from campaigns.whatsapp.client import SendResult, WhatsAppClient, merge_parameters
+from campaigns.whatsapp.errors import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,6 @@ class _Watcher(threading.Thread):
         self.stop_requested = threading.Event()
         self.lease_lost = threading.Event()
         self.done = threading.Event()
-
-    @property
-    def should_stop(self) -> threading.Event:
-        return self.stop_requested
 
     def run(self) -> None:
         last_beat = 0.0
@@ -286,9 +283,9 @@ def _send_batch(
 
     def send_one(index: int, recipient: ClaimedRecipient) -> SendResult | None:
         wait = (slots.slot(index) - timezone.now()).total_seconds()
-        if wait > 0 and watcher.should_stop.wait(wait):
+        if wait > 0 and watcher.stop_requested.wait(wait):
             return None
-        if watcher.should_stop.is_set():
+        if watcher.stop_requested.is_set():
             return None
         try:
             parameters = merge_parameters(template.defaults, recipient.variables)
@@ -307,8 +304,6 @@ def _send_batch(
 
 
 def _invalid_parameters(message: str) -> SendResult:
-    from campaigns.whatsapp.errors import Outcome
-
     return SendResult(
         outcome=Outcome.FATAL,
         hint=_("%(e)s — check the campaign's template parameters") % {"e": message},
@@ -380,7 +375,7 @@ def _remember_pace(run: BatchRun, *, delay: float, batch_seconds: float) -> None
 def _pause(watcher: _Watcher, seconds: float, deadline: float) -> bool:
     """Sleep up to ``seconds`` or until the slice ends; True when a stop came first."""
     seconds = min(seconds, max(deadline - time.monotonic(), 0.0))
-    return watcher.should_stop.wait(seconds) if seconds > 0 else watcher.should_stop.is_set()
+    return watcher.stop_requested.wait(seconds) if seconds > 0 else watcher.stop_requested.is_set()
 
 
 def _after_pause(run: BatchRun, watcher: _Watcher, hand_over: Callable[[], str]) -> str:

@@ -28,7 +28,6 @@ from campaigns.models import (
     MAX_RETRIES_MAX,
     MAX_RETRIES_MIN,
     BatchRun,
-    Campaign,
 )
 from campaigns.sending.driver import DriveResult, drive
 from campaigns.sending.exceptions import BatchRunError
@@ -128,8 +127,8 @@ class Command(BaseCommand):
             sys.exit(EXIT_STOPPED)
 
     def _draw(self, run_id: int) -> None:
+        # One query, and the campaign's counters as fresh as the run's.
         run = BatchRun.objects.select_related("campaign").get(pk=run_id)
-        run.campaign = Campaign.objects.get(pk=run.campaign_id)
         p = snapshot(run)
         filled = int(BAR_WIDTH * p.percent / 100)
         eta = f"{p.eta_seconds:.0f}s" if p.eta_seconds is not None else "-"
